@@ -1,0 +1,3 @@
+app_name = "photos"
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Settings package: base (shared, env-driven), local (embedded defaults), test, production."""

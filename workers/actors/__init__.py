@@ -1,0 +1,12 @@
+"""Every Dramatiq actor, one module per domain. Importing this package installs the broker
+from settings first, then declares the actors on it.
+
+Actors are thin: they take ids, load rows and call one service. Each sets its queue, retries,
+backoff and time limit explicitly (Dramatiq's defaults retry for weeks).
+"""
+
+from config.dramatiq import setup_broker
+
+setup_broker()
+
+from workers.actors import accounts  # noqa: E402,F401
