@@ -64,3 +64,6 @@ class InvitationFactory(factory.django.DjangoModelFactory):
     token = factory.LazyFunction(lambda: secrets.token_urlsafe(16))
     token_hash = factory.LazyAttribute(lambda o: hashlib.sha256(o.token.encode()).hexdigest())
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+
+
+__all__ = ["InvitationFactory", "MembershipFactory", "UserFactory", "WorkspaceFactory", "member_of"]

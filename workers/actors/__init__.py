@@ -2,11 +2,12 @@
 from settings first, then declares the actors on it.
 
 Actors are thin: they take ids, load rows and call one service. Each sets its queue, retries,
-backoff and time limit explicitly (Dramatiq's defaults retry for weeks).
+backoff and time limit explicitly (Dramatiq's defaults retry for weeks). Services enqueue by
+actor name (config.tasks.enqueue_on_commit), so they never import this package.
 """
 
 from config.dramatiq import setup_broker
 
 setup_broker()
 
-from workers.actors import accounts  # noqa: E402,F401
+from workers.actors import accounts, ml, orders, photos, support  # noqa: E402,F401
