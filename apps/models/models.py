@@ -132,7 +132,11 @@ class TrainingJob(Job):
     )
     base_model = models.ForeignKey(BaseModel, on_delete=models.PROTECT, related_name="+")
     seat = models.ForeignKey(
-        "orders.Seat", on_delete=models.SET_NULL, null=True, blank=True, related_name="training_jobs"
+        "orders.Seat",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="training_jobs",
     )
     config = models.JSONField(default=dict, blank=True)
     loss = models.FloatField(null=True, blank=True)
