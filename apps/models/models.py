@@ -150,6 +150,15 @@ class TrainingJob(Job):
             models.Index(fields=["workspace", "status"]),
             models.Index(fields=["workspace", "subject"]),
         ]
+        constraints = [
+            # Asking twice to train the same person (a duplicate message, a double click)
+            # returns the job already under way instead of training twice.
+            models.UniqueConstraint(
+                fields=["subject"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="one_active_training_per_subject",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"TrainingJob {self.public_id}"

@@ -11,7 +11,7 @@ def tenant_key(workspace_public_id, kind: str, ext: str) -> str:
 
 def _key_for(instance, filename: str, kind: str) -> str:
     ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
-    if not ext.isalnum() or len(ext) > 5:
+    if not ext.isalnum() or len(ext) > 12:  # e.g. "safetensors"
         ext = "bin"
     return tenant_key(instance.workspace.public_id, kind, ext)
 
