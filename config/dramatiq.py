@@ -80,3 +80,14 @@ def start_inprocess_workers() -> list[dramatiq.Worker]:
     for worker in workers:
         worker.start()
     return workers
+
+
+def start_inprocess_scheduler() -> threading.Thread:
+    """Send the periodic (@cron) actors from a thread of this process: the embedded default has
+    no separate `manage.py crontab` process. Actors are declared (and their schedules
+    registered) when the accounts app loads."""
+    from dramatiq_crontab import scheduler
+
+    thread = threading.Thread(target=scheduler.start, name="cron-scheduler", daemon=True)
+    thread.start()
+    return thread

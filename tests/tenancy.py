@@ -10,11 +10,40 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.factories import InvitationFactory, member_of
+from tests.factories import (
+    DataExportFactory,
+    GeneratedImageFactory,
+    GenerationJobFactory,
+    InvitationFactory,
+    LoraAdapterFactory,
+    OrderFactory,
+    PhotoFactory,
+    SeatFactory,
+    SubjectFactory,
+    TrainingJobFactory,
+    ZipExportFactory,
+    member_of,
+)
 
 URL_OBJECTS: dict[str, Callable] = {
     "invitation": lambda ws: InvitationFactory(workspace=ws).public_id,
     "user": lambda ws: member_of(ws).public_id,
+    "subject": lambda ws: SubjectFactory(workspace=ws).public_id,
+    "photo": lambda ws: PhotoFactory(subject=SubjectFactory(workspace=ws)).public_id,
+    "image": lambda ws: GeneratedImageFactory(subject=SubjectFactory(workspace=ws)).public_id,
+    "variant": lambda ws: "full",  # not an object: photos:generated_image takes full|thumb
+    "training_job": lambda ws: TrainingJobFactory(subject=SubjectFactory(workspace=ws)).public_id,
+    "generation_job": lambda ws: (
+        GenerationJobFactory(
+            adapter=LoraAdapterFactory(subject=SubjectFactory(workspace=ws))
+        ).public_id
+    ),
+    "order": lambda ws: OrderFactory(workspace=ws).public_id,
+    "seat": lambda ws: SeatFactory(order=OrderFactory(workspace=ws)).public_id,
+    "portrait": lambda ws: GeneratedImageFactory(subject=SubjectFactory(workspace=ws)).public_id,
+    "export": lambda ws: ZipExportFactory(order=OrderFactory(workspace=ws)).public_id,
+    # A person's GDPR export (accounts:privacy_export_download): owned by a member of ws.
+    "data_export": lambda ws: DataExportFactory(workspace=ws, user=member_of(ws)).public_id,
 }
 
 # URL name → why the generic test cannot cover it (and where it is covered instead).

@@ -166,3 +166,54 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_type} {self.target_ids}"
+
+
+class SupportCapability(models.Model):
+    """Holds the support team's custom permissions; it has no table and no rows.
+
+    Grouping them here keeps every support capability under one content type
+    (``accounts.<codename>``) instead of scattering them over other apps' models.
+    """
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("moderate_images", "Can approve or reject held images"),
+            ("refund_orders", "Can refund orders"),
+            ("rerun_jobs", "Can re-run or cancel training and generation jobs"),
+            ("erase_persons", "Can erase a person's data (GDPR Art. 17)"),
+            ("export_persons", "Can export a person's data (GDPR Art. 15/20)"),
+        ]
+
+    def __str__(self) -> str:
+        return "support capabilities"
+
+
+class ErasureRecord(models.Model):
+    """Proof that a person's data was erased. Holds keyed digests of the erased ids and
+    counts only: no names, emails or raw ids, so the record itself cannot point at the person,
+    yet support can check "was subject X erased?" by computing X's digest."""
+
+    class Scope(models.TextChoices):
+        USER = "user", "Account and all its data"
+        SUBJECT = "subject", "One subject's data"
+
+    class Reason(models.TextChoices):
+        CUSTOMER_REQUEST = "customer_request", "The person asked in their account settings"
+        SUPPORT_REQUEST = "support_request", "The person asked support"
+        LEGAL = "legal", "Legal obligation or authority request"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_kind = models.CharField(max_length=20, default="user")
+    user_digest = models.CharField(max_length=64, blank=True)
+    subject_digests = models.JSONField(default=list, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    receipt_sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"Erasure {self.public_id}"

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from apps.accounts import views
+from apps.accounts import views, views_privacy
 from apps.accounts.forms import EmailAuthenticationForm
 
 app_name = "accounts"
@@ -68,4 +68,15 @@ urlpatterns = [
         "w/<slug:workspace>/members/<uuid:user>/remove/", views.member_remove, name="member_remove"
     ),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    # Your data (GDPR export and erasure): apps/accounts/views_privacy.py
+    path("accounts/privacy/", views_privacy.privacy, name="privacy"),
+    path("accounts/privacy/export/", views_privacy.privacy_export, name="privacy_export"),
+    path("accounts/privacy/exports/", views_privacy.privacy_exports, name="privacy_exports"),
+    path(
+        "accounts/privacy/exports/<uuid:data_export>/download/",
+        views_privacy.privacy_export_download,
+        name="privacy_export_download",
+    ),
+    path("accounts/privacy/erase/", views_privacy.privacy_erase, name="privacy_erase"),
+    path("accounts/privacy/erased/", views_privacy.privacy_erased, name="privacy_erased"),
 ]

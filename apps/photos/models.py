@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.accounts.tenancy import TenantModel
 from apps.photos.storage_keys import (
+    exports_upload_to,
     faces_upload_to,
     generated_upload_to,
     originals_upload_to,
@@ -148,3 +149,56 @@ class GeneratedImage(TenantModel):
     @property
     def visible_to_customer(self) -> bool:
         return self.moderation_status in (self.Moderation.DELIVERED, self.Moderation.APPROVED)
+
+
+# --- Support: moderation queue and personal-data exports (owned by the support engineer) ------
+
+
+class HeldImage(GeneratedImage):
+    """The moderation queue: generated images held for review (no face, low likeness or
+    reported by the customer). A proxy, so the queue is its own admin page and permission;
+    the admin filters it to moderation_status=held (the row keeps its class when it leaves)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "held image"
+        verbose_name_plural = "moderation queue"
+
+
+class DataExport(TenantModel):
+    """A person's copy of their data (GDPR Art. 15/20): one zip of their photos, generated images
+    and order history. ``workspace`` is the person's home workspace (keys ws/<uuid>/exports/)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        BUILDING = "building", "Being prepared"
+        READY = "ready", "Ready to download"
+        FAILED = "failed", "Failed"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="data_exports"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    file = models.FileField(upload_to=exports_upload_to, max_length=200, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(status__in=["queued", "building"]),
+                name="one_pending_export_per_user",
+            )
+        ]
+        indexes = [models.Index(fields=["workspace", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Export {self.public_id}"

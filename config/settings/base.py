@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "storages",
+    "dramatiq_crontab",  # `manage.py crontab`: the scheduler for periodic actors
     "apps.accounts",
     "apps.photos",
     "apps.models",
@@ -130,6 +131,9 @@ def _storages(backend: str) -> dict:
                 "default_acl": "private",
                 "querystring_auth": True,
                 "querystring_expire": SIGNED_URL_SECONDS,
+                # SigV4 signed URLs (X-Amz-Date + X-Amz-Expires): botocore would otherwise sign
+                # with SigV2, which AWS has deprecated and newer regions refuse.
+                "signature_version": "s3v4",
                 "file_overwrite": False,
                 "object_parameters": {"CacheControl": "private, max-age=0"},
             },
@@ -152,6 +156,9 @@ STORAGES = _storages(STORAGE_BACKEND)
 # consumes a local broker inside the `manage.py run` process (embedded default).
 REDIS_URL = env("REDIS_URL", default="")
 DRAMATIQ_BROKER = env("DRAMATIQ_BROKER", default="redis" if REDIS_URL else "inprocess")
+# Periodic actors (@cron) are sent by one `manage.py crontab` process; with Redis, a lock there
+# keeps a second scheduler from sending everything twice. `manage.py run` runs it in-process.
+DRAMATIQ_CRONTAB = {"REDIS_URL": REDIS_URL or None}
 
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -165,22 +172,37 @@ STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 
+# --- Orders -----------------------------------------------------------------------------------
+ORDER_MAX_SEATS = env.int("ORDER_MAX_SEATS", default=50)  # per team order
+ORDER_REROLL_IMAGES = env.int("ORDER_REROLL_IMAGES", default=4)  # portraits per re-roll credit
+
 # --- ML ---------------------------------------------------------------------------------------
 # BASE_MODEL_DIR: a local diffusers directory. Default: the tiny random-weight model built on
 # first run into var/models (never downloaded).
 MODEL_ROOT = Path(env("MODEL_ROOT", default=str(BASE_DIR / "var" / "models")))
 BASE_MODEL_DIR = env("BASE_MODEL_DIR", default="")
 BASE_MODEL_FAMILY = env("BASE_MODEL_FAMILY", default="sdxl")
+# A generated image is delivered when its face is at most this far (dlib descriptor distance)
+# from the subject's reference embedding; farther, or no face, holds it for moderation.
+LIKENESS_MAX_DISTANCE = env.float("LIKENESS_MAX_DISTANCE", default=0.6)
+# GPU jobs: a RUNNING job whose heartbeat is older than this is presumed dead and requeued by the
+# reaper; after GPU_JOB_MAX_ATTEMPTS attempts it fails instead.
+GPU_JOB_STALE_SECONDS = env.int("GPU_JOB_STALE_SECONDS", default=300)
+GPU_JOB_MAX_ATTEMPTS = env.int("GPU_JOB_MAX_ATTEMPTS", default=3)
 
 # --- Photos and retention ---------------------------------------------------------------------
 PHOTO_MIN_PER_SUBJECT = 8
 PHOTO_MAX_PER_SUBJECT = 20
 PHOTO_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 PHOTO_CHECKS: dict = {}  # overrides for apps.photos.checks.DEFAULT_THRESHOLDS
+# The wording of the consent checkbox on the subject form; bump it when the wording changes.
+PHOTO_CONSENT_VERSION = "2026-1"
 PHOTO_RETENTION_DAYS = env.int("PHOTO_RETENTION_DAYS", default=30)
 PHOTO_RETENTION_AFTER_TRAINING_DAYS = env.int("PHOTO_RETENTION_AFTER_TRAINING_DAYS", default=7)
 ADAPTER_RETENTION_DAYS = env.int("ADAPTER_RETENTION_DAYS", default=90)
 GENERATED_RETENTION_DAYS = env.int("GENERATED_RETENTION_DAYS", default=365)
+# A person's data export (GDPR Art. 15/20) is downloadable for this long, then purged.
+DATA_EXPORT_RETENTION_DAYS = env.int("DATA_EXPORT_RETENTION_DAYS", default=7)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from config.dramatiq import start_inprocess_workers
+from config.dramatiq import start_inprocess_scheduler, start_inprocess_workers
 
 
 class Command(BaseCommand):
@@ -21,6 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args, addrport: str, **options):
         if settings.DRAMATIQ_BROKER == "inprocess":
             start_inprocess_workers()
+            start_inprocess_scheduler()
             self.stdout.write("In-process workers started (queues: gpu, cpu, default).")
         else:
             self.stdout.write("Using the Redis broker: run `dramatiq workers.worker` separately.")
