@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from apps.accounts.tenancy import TenantModel
+from apps.photos.storage_keys import exports_upload_to
 
 
 class Package(models.Model):
@@ -57,6 +58,11 @@ class Order(TenantModel):
     amount = models.PositiveIntegerField()  # minor units, total
     currency = models.CharField(max_length=3)
     checkout_session_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    # The open Checkout Session is reused until it expires; each new one is a new attempt, and
+    # the attempt number goes into the idempotency key sent to Stripe.
+    checkout_attempts = models.PositiveIntegerField(default=0)
+    checkout_url = models.URLField(max_length=1000, blank=True)
+    checkout_expires_at = models.DateTimeField(null=True, blank=True)
     payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
@@ -96,9 +102,7 @@ class Seat(TenantModel):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     invited_email = models.EmailField(blank=True)
-    status = models.CharField(
-        max_length=20, choices=Status.choices, default=Status.WAITING_PHOTOS
-    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.WAITING_PHOTOS)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -152,6 +156,9 @@ class StripeEvent(models.Model):
         PROCESSED = "processed", "Processed"
         IGNORED = "ignored", "Ignored"
         FAILED = "failed", "Failed"
+        # A refund or dispute that arrived before we knew its payment: applied when the
+        # checkout.session.completed event for that payment intent is processed.
+        DEFERRED = "deferred", "Waiting for its payment"
 
     stripe_id = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=100, db_index=True)
@@ -159,8 +166,46 @@ class StripeEvent(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
     error = models.TextField(blank=True)
     livemode = models.BooleanField(default=False)
+    payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.type} {self.stripe_id}"
+
+
+class ZipExport(TenantModel):
+    """A "download all" zip of an order's visible portraits, built by a cpu actor."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting"
+        RUNNING = "running", "Preparing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="exports")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    file = models.FileField(upload_to=exports_upload_to, max_length=200, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "order", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"ZipExport {self.public_id}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.READY:
+            return 100
+        if not self.progress_total:
+            return 0
+        return min(100, int(100 * self.progress_done / self.progress_total))

@@ -1,8 +1,8 @@
-"""Order orchestration (default queue)."""
+"""Order orchestration and order emails (default queue); "download all" zips (cpu queue)."""
 
 import dramatiq
 
-from apps.orders import orchestration
+from apps.orders import emails, orchestration, services
 
 ORCHESTRATION_OPTIONS = {
     "queue_name": "default",
@@ -10,6 +10,20 @@ ORCHESTRATION_OPTIONS = {
     "min_backoff": 5_000,
     "max_backoff": 300_000,
     "time_limit": 120_000,
+}
+EMAIL_OPTIONS = {
+    "queue_name": "default",
+    "max_retries": 5,
+    "min_backoff": 10_000,
+    "max_backoff": 600_000,
+    "time_limit": 60_000,
+}
+EXPORT_OPTIONS = {
+    "queue_name": "cpu",
+    "max_retries": 0,  # a failed build marks its row failed; the customer asks again
+    "min_backoff": 1_000,
+    "max_backoff": 1_000,
+    "time_limit": 15 * 60_000,
 }
 
 
@@ -26,3 +40,13 @@ def training_finished(training_job_id: int) -> None:
 @dramatiq.actor(actor_name="generation_finished", **ORCHESTRATION_OPTIONS)
 def generation_finished(generation_job_id: int) -> None:
     orchestration.seat_generation_finished(generation_job_id=generation_job_id)
+
+
+@dramatiq.actor(actor_name="send_order_email", **EMAIL_OPTIONS)
+def send_order_email(order_id: int, kind: str, seat_id: int | None = None) -> None:
+    emails.order_email_send(order_id=order_id, kind=kind, seat_id=seat_id)
+
+
+@dramatiq.actor(actor_name="build_order_export", **EXPORT_OPTIONS)
+def build_order_export(export_id: int) -> None:
+    services.zip_export_build(export_id=export_id)

@@ -1,0 +1,56 @@
+"""``manage.py stripe_reconcile --since 2026-11-01``: fetch the events Stripe lists since a date
+(Stripe keeps 30 days) and process any we missed, through the same path as the webhook
+(stored once by id, processed exactly once), then apply any refund or dispute still waiting for
+a payment that is now known. Safe to run at any time, and twice at once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.orders import stripe_gateway, webhooks
+from apps.orders.models import StripeEvent
+
+
+def _date(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(f"--since must be a date like 2026-11-01, not {value!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class Command(BaseCommand):
+    help = "Process Stripe events created since a date that the webhook missed."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--since", required=True, type=_date, help="YYYY-MM-DD (UTC)")
+
+    def handle(self, *args, since: datetime, **options):
+        if not stripe_gateway.is_configured():
+            raise CommandError("STRIPE_SECRET_KEY is not set: there is no Stripe account to ask.")
+        try:
+            events = list(stripe_gateway.events_since(created_gte=int(since.timestamp())))
+        except stripe_gateway.GatewayError as exc:
+            raise CommandError(str(exc)) from exc
+        counts = {"listed": len(events), "new": 0, "processed_now": 0}
+        for event in events:
+            counts["new"] += webhooks.stripe_event_store(event=event)
+            before = (
+                StripeEvent.objects.filter(stripe_id=event["id"])
+                .values_list("processed_at", flat=True)
+                .first()
+            )
+            stored = webhooks.stripe_event_process(stripe_id=event["id"])
+            if before is None and stored.processed_at is not None:
+                counts["processed_now"] += 1
+            self.stdout.write(f"{event['id']} {event['type']}: {stored.status}")
+        counts["deferred_applied"] = webhooks.stripe_events_retry_deferred()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{counts['listed']} events listed, {counts['new']} new, "
+                f"{counts['processed_now']} processed now, "
+                f"{counts['deferred_applied']} waiting refunds/disputes applied."
+            )
+        )
