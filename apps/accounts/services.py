@@ -201,6 +201,11 @@ def invitation_accept(*, token: str, user: User) -> Membership:
         if user.email_verified_at is None:
             # Receiving the link at that address proves it.
             User.objects.filter(pk=user.pk).update(email_verified_at=timezone.now())
+        # Team seats held for this address become the new member's (their upload page then
+        # opens from the order). Imported here: orders builds on accounts, not the reverse.
+        from apps.orders.services import seats_claim_for_member
+
+        seats_claim_for_member(workspace=invitation.workspace, user=user)
         audit_record(
             actor=user,
             action="invitation.accept",

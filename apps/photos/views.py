@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.accounts.decorators import workspace_required
 from apps.photos import checks, selectors, services
+from apps.orders.selectors import subject_downloads_allowed
 from apps.photos.files import content_type_for_key, serve_private_file
 from apps.photos.forms import PhotoUploadForm, SubjectForm
 from apps.photos.models import Photo, Subject
@@ -183,6 +184,9 @@ def generated_image(request: HttpRequest, workspace: str, image, variant: str) -
         workspace=request.workspace, membership=request.membership, public_id=image
     )
     if image_obj is None:
+        raise Http404("No such image")
+    if not request.user.is_staff and not subject_downloads_allowed(subject_id=image_obj.subject_id):
+        # A refunded or disputed order's portraits are not served (orders' download policy).
         raise Http404("No such image")
     fieldfile = (
         image_obj.thumbnail if variant == "thumb" and image_obj.thumbnail else image_obj.image

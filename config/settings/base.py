@@ -175,6 +175,7 @@ STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 # --- Orders -----------------------------------------------------------------------------------
 ORDER_MAX_SEATS = env.int("ORDER_MAX_SEATS", default=50)  # per team order
 ORDER_REROLL_IMAGES = env.int("ORDER_REROLL_IMAGES", default=4)  # portraits per re-roll credit
+ZIP_EXPORT_RETENTION_DAYS = env.int("ZIP_EXPORT_RETENTION_DAYS", default=7)  # "download all"
 
 # --- ML ---------------------------------------------------------------------------------------
 # BASE_MODEL_DIR: a local diffusers directory. Default: the tiny random-weight model built on

@@ -453,3 +453,52 @@ def test_a_seat_held_for_an_invited_address_is_claimed_after_joining(make_order)
     seat.subject.refresh_from_db()
     assert (seat.member, seat.invited_email, seat.subject.user) == (joiner, "", joiner)
     assert services.seats_claim_for_member(workspace=order.workspace, user=joiner) == 0
+
+
+def test_accepting_the_invitation_claims_the_held_seat(make_order):
+    from apps.accounts import services as account_services
+    from tests.factories import UserFactory
+
+    order = make_order(seats=2, photos=False)
+    Workspace.objects.filter(pk=order.workspace_id).update(kind=Workspace.Kind.TEAM)
+    order.workspace.refresh_from_db()
+    seat = order.seat_set.order_by("pk").first()
+    services.seat_assign(seat=seat, actor=order.buyer, email="colleague@example.com")
+    _, token = account_services.invitation_create(
+        workspace=order.workspace, invited_by=order.buyer, email="colleague@example.com"
+    )
+    colleague = UserFactory(email="colleague@example.com")
+
+    account_services.invitation_accept(token=token, user=colleague)
+
+    seat.refresh_from_db()
+    assert (seat.member, seat.invited_email) == (colleague, "")
+
+
+@pytest.mark.parametrize("status", ["refunded", "disputed"])
+def test_image_urls_stop_serving_after_a_refund_or_dispute(client, make_order, status):
+    order, visible = delivered_order(make_order)
+    client.force_login(order.buyer)
+    image_url = reverse(
+        "photos:generated_image",
+        kwargs={"workspace": order.workspace.slug, "image": visible[0].public_id, "variant": "full"},
+    )
+    assert client.get(image_url).status_code == 200
+    Order.unscoped.filter(pk=order.pk).update(status=status)
+    assert client.get(image_url).status_code == 404
+
+
+def test_gallery_report_button_holds_the_image_for_review(client, make_order):
+    order, visible = delivered_order(make_order)
+    client.force_login(order.buyer)
+    page = client.get(url("gallery", order))
+    report = reverse(
+        "photos:image_report",
+        kwargs={"workspace": order.workspace.slug, "image": visible[0].public_id},
+    )
+    assert report.encode() in page.content
+    client.post(report, {"next": url("gallery", order)})
+    visible[0].refresh_from_db()
+    assert visible[0].moderation_status == GeneratedImage.Moderation.HELD
+    assert visible[0].hold_reason == GeneratedImage.HoldReason.REPORTED
+    assert report.encode() not in client.get(url("gallery", order)).content

@@ -1,6 +1,7 @@
 """Order orchestration and order emails (default queue); "download all" zips (cpu queue)."""
 
 import dramatiq
+from dramatiq_crontab import cron
 
 from apps.orders import emails, orchestration, services
 
@@ -50,3 +51,17 @@ def send_order_email(order_id: int, kind: str, seat_id: int | None = None) -> No
 @dramatiq.actor(actor_name="build_order_export", **EXPORT_OPTIONS)
 def build_order_export(export_id: int) -> None:
     services.zip_export_build(export_id=export_id)
+
+
+# Daily at 03:37; `manage.py purge_expired` runs the same purge by hand.
+@cron("37 3 * * *")
+@dramatiq.actor(
+    actor_name="purge_expired_zip_exports",
+    queue_name="default",
+    max_retries=3,
+    min_backoff=60_000,
+    max_backoff=3_600_000,
+    time_limit=1_800_000,
+)
+def purge_expired_zip_exports() -> None:
+    services.zip_exports_purge_expired()

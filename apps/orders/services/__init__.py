@@ -30,6 +30,7 @@ from apps.orders.services.gallery import (
     portrait_favourite_set,
     zip_export_build,
     zip_export_request,
+    zip_exports_purge_expired,
 )
 from apps.orders.services.payments import (
     UNPAID,
@@ -79,4 +80,5 @@ __all__ = [
     "workspace_team_styles_set",
     "zip_export_build",
     "zip_export_request",
+    "zip_exports_purge_expired",
 ]

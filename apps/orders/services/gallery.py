@@ -129,12 +129,16 @@ def zip_export_build(*, export_id: int) -> bool:
                 ZipExport.unscoped.filter(pk=export_id).update(progress_done=F("progress_done") + 1)
         with open(path, "rb") as built:
             export.file.save("portraits.zip", File(built), save=False)
-        ZipExport.unscoped.filter(pk=export_id).update(
+        finished = ZipExport.unscoped.filter(pk=export_id, status=ZipExport.Status.RUNNING).update(
             status=ZipExport.Status.READY,
             file=export.file.name,
             size_bytes=os.path.getsize(path),
             finished_at=timezone.now(),
         )
+        if not finished:
+            # The row went away while we worked (erasure, refund clean-up): keep nothing.
+            export.file.storage.delete(export.file.name)
+            return False
     except Exception:
         # Not re-raised: a retry could not take the row again; the customer asks anew.
         logger.exception("zip export %s failed", export_id)
@@ -155,3 +159,21 @@ def _zip_name(image, number: int) -> str:
     person = slugify(image.subject.display_name) or "person"
     ext = image.image.name.rsplit(".", 1)[-1] if "." in image.image.name else "png"
     return f"{person}/{style}-{number:03d}.{ext}"
+
+
+def zip_exports_purge_expired(*, now=None) -> dict[str, int]:
+    """Delete "download all" zips older than ZIP_EXPORT_RETENTION_DAYS: the file first, then
+    the row (the customer can ask for a fresh one). Idempotent; logs counts only."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.ZIP_EXPORT_RETENTION_DAYS)
+    files = rows = 0
+    expired = ZipExport.unscoped.filter(created_at__lt=cutoff).exclude(
+        status__in=[ZipExport.Status.QUEUED, ZipExport.Status.RUNNING]
+    )
+    for export in expired.iterator():
+        if export.file:
+            export.file.storage.delete(export.file.name)
+            files += 1
+        rows += ZipExport.unscoped.filter(pk=export.pk).delete()[0]
+    logger.info("zip export purge: %d files, %d rows", files, rows)
+    return {"files": files, "rows": rows}
