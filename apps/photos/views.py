@@ -11,8 +11,8 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.decorators import workspace_required
-from apps.photos import checks, selectors, services
 from apps.orders.selectors import subject_downloads_allowed
+from apps.photos import checks, selectors, services
 from apps.photos.files import content_type_for_key, serve_private_file
 from apps.photos.forms import PhotoUploadForm, SubjectForm
 from apps.photos.models import Photo, Subject

@@ -481,7 +481,11 @@ def test_image_urls_stop_serving_after_a_refund_or_dispute(client, make_order, s
     client.force_login(order.buyer)
     image_url = reverse(
         "photos:generated_image",
-        kwargs={"workspace": order.workspace.slug, "image": visible[0].public_id, "variant": "full"},
+        kwargs={
+            "workspace": order.workspace.slug,
+            "image": visible[0].public_id,
+            "variant": "full",
+        },
     )
     assert client.get(image_url).status_code == 200
     Order.unscoped.filter(pk=order.pk).update(status=status)
