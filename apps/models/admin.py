@@ -44,8 +44,9 @@ class LoraAdapterAdmin(SupportModelAdmin):
         "steps",
         "created_at",
         "purge_after",
+        "purged_at",
     )
-    list_filter = ("base_model", "created_at", "purge_after")
+    list_filter = ("base_model", "created_at", "purge_after", "purged_at")
     search_fields = ("public_id", "subject__public_id", "subject__user__email", "workspace__slug")
     list_select_related = ("subject", "workspace", "base_model")
     # The weights file is a likeness of a person: never downloadable from the support site.

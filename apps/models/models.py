@@ -76,6 +76,8 @@ class LoraAdapter(TenantModel):
     metrics = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     purge_after = models.DateTimeField(null=True, blank=True)
+    # Set when the retention purge deleted the file; the row stays as history.
+    purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -234,6 +234,8 @@ def _gallery_context(request: HttpRequest, order: Order) -> dict:
         "blocked_reason": "" if allowed else selectors.downloads_blocked_reason(order=order),
         "people": people,
         "image_count": len(images),
+        # The retention clock the customer is told about: the first visible portrait to go.
+        "kept_until": min((i.purge_after for i in images if i.purge_after), default=None),
         "held_count": selectors.held_images_count(order=order, seats=seats) if allowed else 0,
         "credits": selectors.credit_balance(order=order),
         "reroll_form": RerollForm(order=order, seats=seats),

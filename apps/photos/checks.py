@@ -33,6 +33,8 @@ CLIPPED = "clipped"
 # Set level: depends on the subject's other photos (see evaluate_set).
 DUPLICATE = "duplicate"
 DIFFERENT_PERSON = "different_person"
+# Not a verdict on the photo: the check itself failed on every retry (see photo_check_failed).
+CHECK_FAILED = "check_failed"
 
 FILE_GATE_CODES = (UNSUPPORTED_FORMAT, FILE_TOO_LARGE, TOO_MANY_PIXELS, CORRUPT)
 SET_CODES = (DUPLICATE, DIFFERENT_PERSON)
@@ -91,6 +93,7 @@ REASONS: dict[str, str] = {
         "This photo looks like a different person from your other photos. Please upload only "
         "photos of the same person."
     ),
+    CHECK_FAILED: "We couldn't check this photo. Please upload it again.",
 }
 
 # Every tunable number of the photo gate, in one place. The Django layer merges

@@ -401,6 +401,30 @@ def photo_check(*, photo_id: int) -> bool:
     return True
 
 
+def photo_check_failed(*, photo_id: int) -> bool:
+    """The check gave up on this photo: every attempt raised (a bug, unreadable storage; bad
+    input is an ordinary rejection and never gets here). Reject it as ``check_failed`` so the
+    upload page stops waiting and asks for the photo again. Guarded: only a pending, unpurged
+    photo changes, so a verdict recorded meanwhile stands. Returns whether it changed."""
+    photo = Photo.unscoped.filter(pk=photo_id).only("pk", "subject_id", "original").first()
+    if photo is None:
+        return False
+    with transaction.atomic():
+        rejected = Photo.unscoped.filter(
+            pk=photo.pk, status=Photo.Status.PENDING, purged_at__isnull=True
+        ).update(
+            status=Photo.Status.REJECTED,
+            reasons=[checks.CHECK_FAILED],
+            checked_at=timezone.now(),
+        )
+        if not rejected:
+            return False
+        enqueue_on_commit("subject_photos_changed", photo.subject_id)
+    logger.warning("photo %s: check failed on every attempt, rejected as check_failed", photo.pk)
+    _discard_original(photo.pk, photo.original.name)
+    return True
+
+
 def _store_outputs(photo: Photo, analysis: PhotoAnalysis) -> dict[str, str]:
     """Write the re-encoded image (whenever the file could be decoded) and the face crop (when
     the photo passed its single-photo checks) under fresh keys; returns the storage names."""

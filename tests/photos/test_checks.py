@@ -40,6 +40,7 @@ ALL_CODES = [
     "clipped",
     "duplicate",
     "different_person",
+    "check_failed",
 ]
 
 

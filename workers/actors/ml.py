@@ -1,4 +1,5 @@
-"""GPU jobs (gpu queue: one process, one thread per GPU) and the stuck-job reaper (default).
+"""GPU jobs (gpu queue: one process, one thread per GPU), the stuck-job reaper and the daily
+adapter purge (default).
 
 A failed attempt puts its job back in the queue and raises (services.JobRetry), so Dramatiq's
 retry with backoff runs it again; the attempt budget lives in the job row
@@ -61,3 +62,17 @@ def generate_images(job_id: int) -> None:
 @dramatiq.actor(actor_name="reap_stuck_jobs", **REAPER_OPTIONS)
 def reap_stuck_jobs() -> None:
     services.jobs_reap_stuck()
+
+
+# Daily at 03:47 (after the photo and image purges); `manage.py purge_expired` runs every purge.
+@cron("47 3 * * *")
+@dramatiq.actor(
+    actor_name="purge_expired_adapters",
+    queue_name="default",
+    max_retries=3,
+    min_backoff=60_000,
+    max_backoff=900_000,
+    time_limit=1_800_000,
+)
+def purge_expired_adapters() -> None:
+    services.adapters_purge_expired()

@@ -1,9 +1,10 @@
-"""Photo checks (cpu queue) and the daily retention purge (default queue)."""
+"""Photo checks (cpu queue), their give-up handler and the daily retention purges of uploaded
+photos and generated images (default queue)."""
 
 import dramatiq
 from dramatiq_crontab import cron
 
-from apps.photos import services
+from apps.photos import retention, services
 
 
 @dramatiq.actor(
@@ -13,13 +14,29 @@ from apps.photos import services
     min_backoff=2_000,
     max_backoff=60_000,
     time_limit=120_000,
+    # Once the retries are spent (time limit included), Dramatiq's Retries middleware sends the
+    # failed message here, so the photo never stays at "Checking" for ever.
+    on_retry_exhausted="check_photo_gave_up",
 )
 def check_photo(photo_id: int) -> None:
     services.photo_check(photo_id=photo_id)
 
 
+@dramatiq.actor(
+    actor_name="check_photo_gave_up",
+    queue_name="default",
+    max_retries=3,
+    min_backoff=5_000,
+    max_backoff=300_000,
+    time_limit=60_000,
+)
+def check_photo_gave_up(message_data: dict, retry_info: dict) -> None:
+    # message_data is the failed check_photo message (Message.asdict()): its args are (photo_id,).
+    services.photo_check_failed(photo_id=message_data["args"][0])
+
+
 # Daily at 03:17 (server time zone); `manage.py crontab` sends it, `manage.py purge_expired`
-# does the same by hand.
+# runs every purge by hand.
 @cron("17 3 * * *")
 @dramatiq.actor(
     actor_name="purge_expired_photos",
@@ -31,3 +48,17 @@ def check_photo(photo_id: int) -> None:
 )
 def purge_expired_photos() -> None:
     services.photos_purge_expired()
+
+
+# Daily at 03:22, after the photo purge.
+@cron("22 3 * * *")
+@dramatiq.actor(
+    actor_name="purge_expired_generated_images",
+    queue_name="default",
+    max_retries=3,
+    min_backoff=60_000,
+    max_backoff=900_000,
+    time_limit=1_800_000,
+)
+def purge_expired_generated_images() -> None:
+    retention.generated_images_purge_expired()

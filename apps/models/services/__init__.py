@@ -21,6 +21,7 @@ from apps.models.services.registry import (
     base_model_revision,
     tiny_model_dir,
 )
+from apps.models.services.retention import ADAPTER_EXPIRED, adapters_purge_expired
 from apps.models.services.training import (
     training_job_create,
     training_job_run,
@@ -28,9 +29,11 @@ from apps.models.services.training import (
 )
 
 __all__ = [
+    "ADAPTER_EXPIRED",
     "BaseModelMissing",
     "JobFailed",
     "JobRetry",
+    "adapters_purge_expired",
     "base_model_default",
     "base_model_register",
     "base_model_register_tiny",

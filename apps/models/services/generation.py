@@ -37,6 +37,7 @@ from apps.models.services.jobs import (
     job_take,
     pipeline_module,
 )
+from apps.models.services.retention import ADAPTER_EXPIRED
 from apps.photos.models import GeneratedImage
 from config.tasks import enqueue_on_commit
 
@@ -85,6 +86,8 @@ def generation_job_create(
         raise ValidationError(f"Ask for between 1 and {MAX_IMAGES_PER_JOB} portraits.")
     if not style.active:
         raise ValidationError("This style is no longer offered. Pick another one.")
+    if adapter.purged_at is not None:
+        raise ValidationError(ADAPTER_EXPIRED)
     if not adapter.file:
         raise ValidationError(
             "This person's trained model has been deleted, so no new portraits can be made."
@@ -96,6 +99,10 @@ def generation_job_create(
     if seed_base is None:
         seed_base = secrets.randbelow(2**31)
     with transaction.atomic():
+        # Locked until commit: the retention purge skips it now and sees this job afterwards.
+        locked = LoraAdapter.unscoped.select_for_update().filter(pk=adapter.pk)
+        if locked.values_list("purged_at", flat=True).first() is not None:
+            raise ValidationError(ADAPTER_EXPIRED)
         job = GenerationJob(
             workspace_id=adapter.workspace_id,
             adapter=adapter,
@@ -121,6 +128,8 @@ def generation_work_dir(job: GenerationJob) -> Path:
 def _fetch_adapter(adapter: LoraAdapter, work_dir: Path) -> Path:
     """Copy the adapter from storage to local disk (S3 in production), checking its hash. The
     copy lives in the job's work dir and is removed with it."""
+    if adapter.purged_at is not None:
+        raise JobFailed(ADAPTER_EXPIRED, f"adapter {adapter.pk} purged (retention)")
     if not adapter.file:
         raise JobFailed(
             "This person's trained model has been deleted, so no new portraits can be made.",
