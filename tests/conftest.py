@@ -49,3 +49,18 @@ def owner(workspace):
 @pytest.fixture
 def user(db):
     return UserFactory()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    from tests.s3 import moto_server
+
+    yield from moto_server()
+
+
+@pytest.fixture
+def s3(settings, moto_endpoint):
+    """A fresh private bucket (tests.s3.BUCKET) as the default storage, production options."""
+    from tests.s3 import private_bucket_storage
+
+    yield from private_bucket_storage(settings, moto_endpoint)

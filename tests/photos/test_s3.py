@@ -3,67 +3,22 @@ storage options from config.settings.base._storages("s3")."""
 
 from __future__ import annotations
 
-import logging
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
-import pytest
 import time_machine
 from django.core.files.storage import default_storage
 from django.urls import reverse
-from moto.server import ThreadedMotoServer
 
 from apps.photos import services
 from apps.photos.files import serve_private_file
 from apps.photos.models import Photo
-from config.settings.base import _storages
 from tests.factories import SubjectFactory
 from tests.photos import images
 from tests.photos.conftest import as_upload
-
-BUCKET = "likeness-test-photos"
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3(settings, moto_endpoint):
-    """A fresh private bucket; default storage is S3Storage with the production options."""
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    client.create_bucket(Bucket=BUCKET)
-    storage = _storages("s3")["default"]
-    storage["OPTIONS"].update(
-        bucket_name=BUCKET,
-        endpoint_url=moto_endpoint,
-        access_key="testing",
-        secret_key="testing",
-        addressing_style="path",
-        querystring_expire=settings.SIGNED_URL_SECONDS,
-    )
-    settings.STORAGE_BACKEND = "s3"
-    settings.STORAGES = {**settings.STORAGES, "default": storage}
-    yield client
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
-        for item in page.get("Contents", []):
-            client.delete_object(Bucket=BUCKET, Key=item["Key"])
-    client.delete_bucket(Bucket=BUCKET)
+from tests.s3 import BUCKET
 
 
 def fetch(url: str) -> tuple[int, bytes]:

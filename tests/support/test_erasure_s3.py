@@ -6,7 +6,7 @@ import pytest
 
 from apps.photos.erasure import person_erase
 from tests.factories import PhotoFactory, UserFactory, person_with_everything
-from tests.support.conftest import BUCKET
+from tests.s3 import BUCKET
 from tests.support.scan import bucket_keys, database_hits
 
 pytestmark = pytest.mark.django_db
