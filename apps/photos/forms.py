@@ -25,6 +25,17 @@ class SubjectForm(forms.Form):
             del self.fields["is_me"]
 
 
+class SubjectConsentForm(forms.Form):
+    """Asked on the upload page before the first upload when the subject was made without
+    consent (a team seat): the person, or whoever uploads for them, confirms it."""
+
+    consent = forms.BooleanField(
+        required=False,  # the view refuses without it, with a message that says what to do
+        label="These photos are of me, or I have the person's permission to upload them, and I "
+        "agree to Likeness using them to create my portraits",
+    )
+
+
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 

@@ -75,29 +75,32 @@ def subject_create(
     workspace: Workspace,
     actor: User,
     display_name: str,
-    consent_given: bool,
+    consent_given: bool = False,
     user: User | None = None,
+    consent_pending: bool = False,
 ) -> Subject:
-    """A new person to learn, with the uploader's consent recorded (who, when, which wording)."""
+    """A new person to learn, with the uploader's consent recorded (who, when, which wording).
+
+    With ``consent_pending`` no consent is recorded (and none is asked for): the person, or
+    whoever uploads their photos, confirms it on the upload page before the first upload
+    (``subject_consent_record``). Team seats are made this way: the buyer is not the person.
+    """
     display_name = display_name.strip()
     errors: dict[str, str] = {}
     if not display_name:
         errors["display_name"] = "Give this person a name, so you can tell the sets apart."
-    if not consent_given:
+    if not consent_given and not consent_pending:
         errors["consent"] = (
             "We can only learn a face with that person's permission. Tick the box to confirm."
         )
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        subject = Subject(
-            workspace=workspace,
-            display_name=display_name[:120],
-            user=user,
-            consent_given_at=timezone.now(),
-            consent_given_by=actor,
-            consent_version=settings.PHOTO_CONSENT_VERSION,
-        )
+        subject = Subject(workspace=workspace, display_name=display_name[:120], user=user)
+        if not consent_pending:
+            subject.consent_given_at = timezone.now()
+            subject.consent_given_by = actor
+            subject.consent_version = settings.PHOTO_CONSENT_VERSION
         subject.full_clean()
         subject.save()
         audit_record(
@@ -106,9 +109,42 @@ def subject_create(
             workspace=workspace,
             target_type="subject",
             target_ids=[subject.public_id],
-            details={"consent_version": subject.consent_version},
+            details={
+                "consent_version": subject.consent_version,
+                "consent_pending": consent_pending,
+            },
         )
     return subject
+
+
+def subject_consent_record(*, subject: Subject, actor: User) -> Subject:
+    """Record that ``actor`` (the person, or someone with their permission) consents to their
+    photos being used. Guarded: only a subject whose consent is still pending changes, so a
+    consent already given (by whom, which wording) is never overwritten."""
+    now = timezone.now()
+    with transaction.atomic():
+        recorded = Subject.unscoped.filter(pk=subject.pk, consent_given_at__isnull=True).update(
+            consent_given_at=now,
+            consent_given_by=actor,
+            consent_version=settings.PHOTO_CONSENT_VERSION,
+        )
+        if recorded:
+            audit_record(
+                actor=actor,
+                action="subject.consent",
+                workspace=subject.workspace,
+                target_type="subject",
+                target_ids=[subject.public_id],
+                details={"consent_version": settings.PHOTO_CONSENT_VERSION},
+            )
+    subject.refresh_from_db(fields=["consent_given_at", "consent_given_by", "consent_version"])
+    return subject
+
+
+CONSENT_PENDING_MESSAGE = (
+    "Confirm that these photos are of you, or that you have the person's permission, "
+    "before uploading."
+)
 
 
 def _refresh_reference_embedding(subject: Subject) -> None:
@@ -249,9 +285,10 @@ def _non_rejected_count(subject: Subject) -> int:
 def photo_upload(*, subject: Subject, upload: File, actor: User) -> Photo:
     """Store one uploaded file privately and queue its check.
 
-    Refused (ValidationError, nothing stored) when the file is over the size limit or the
-    subject already has PHOTO_MAX_PER_SUBJECT photos that are accepted or being checked. The
-    subject row is locked while counting, so concurrent uploads cannot overshoot the limit.
+    Refused (ValidationError, nothing stored) when the subject's consent is still pending, the
+    file is over the size limit, or the subject already has PHOTO_MAX_PER_SUBJECT photos that
+    are accepted or being checked. The subject row is locked while checking and counting, so
+    concurrent uploads cannot overshoot the limit (nor race a seat moving to someone else).
     """
     name = PurePath((upload.name or "photo").replace("\\", "/")).name[:120]
     size = upload.size or 0
@@ -265,6 +302,8 @@ def photo_upload(*, subject: Subject, upload: File, actor: User) -> Photo:
             .select_related("workspace")
             .get(pk=subject.pk)
         )
+        if subject.consent_given_at is None:
+            raise ValidationError(CONSENT_PENDING_MESSAGE)
         limit = settings.PHOTO_MAX_PER_SUBJECT
         if _non_rejected_count(subject) >= limit:
             raise ValidationError(
@@ -300,7 +339,10 @@ class UploadResult:
 
 
 def photos_upload(*, subject: Subject, uploads: Sequence[File], actor: User) -> UploadResult:
-    """Upload several files; each is stored or refused on its own."""
+    """Upload several files; each is stored or refused on its own. A subject whose consent is
+    pending refuses the whole batch (ValidationError, nothing stored)."""
+    if not Subject.unscoped.filter(pk=subject.pk, consent_given_at__isnull=False).exists():
+        raise ValidationError(CONSENT_PENDING_MESSAGE)
     result = UploadResult()
     for upload in uploads:
         try:

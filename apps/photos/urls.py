@@ -27,6 +27,11 @@ urlpatterns = [
         name="subject_photos",
     ),
     path(
+        "w/<slug:workspace>/subjects/<uuid:subject>/consent/",
+        views.subject_consent,
+        name="subject_consent",
+    ),
+    path(
         "w/<slug:workspace>/subjects/<uuid:subject>/photos/list/",
         views.subject_photos_partial,
         name="subject_photos_partial",

@@ -14,7 +14,7 @@ from apps.accounts.decorators import workspace_required
 from apps.orders.selectors import subject_downloads_allowed
 from apps.photos import checks, selectors, services
 from apps.photos.files import content_type_for_key, serve_private_file
-from apps.photos.forms import PhotoUploadForm, SubjectForm
+from apps.photos.forms import PhotoUploadForm, SubjectConsentForm, SubjectForm
 from apps.photos.models import Photo, Subject
 
 
@@ -109,7 +109,18 @@ def subject_photos(request: HttpRequest, workspace: str, subject) -> HttpRespons
                 )
             messages.error(request, "Choose at least one photo to upload.")
             return redirect(request.path)
-        result = services.photos_upload(subject=subject_obj, uploads=uploads, actor=request.user)
+        try:
+            result = services.photos_upload(
+                subject=subject_obj, uploads=uploads, actor=request.user
+            )
+        except ValidationError as exc:  # consent still pending: nothing was stored
+            message = " ".join(exc.messages)
+            if _wants_json(request):
+                return JsonResponse(
+                    {"photos": [], "refused": [{"name": "", "message": message}]}, status=400
+                )
+            messages.error(request, message)
+            return redirect(request.path)
         if _wants_json(request):
             return JsonResponse(
                 {
@@ -132,11 +143,29 @@ def subject_photos(request: HttpRequest, workspace: str, subject) -> HttpRespons
     after_upload, after_training = selectors.retention_days(request.workspace)
     context.update(
         form=PhotoUploadForm(),
+        consent_pending=subject_obj.consent_given_at is None,
+        consent_form=SubjectConsentForm(),
         retention_days=after_upload,
         retention_after_training_days=after_training,
         max_upload_mb=round(settings.PHOTO_MAX_UPLOAD_BYTES / (1024 * 1024)),
     )
     return render(request, "photos/subject_photos.html", context)
+
+
+@require_POST
+@workspace_required
+def subject_consent(request: HttpRequest, workspace: str, subject) -> HttpResponse:
+    """The consent asked on the upload page before a team seat's first upload."""
+    subject_obj = _subject_or_404(request, subject)
+    form = SubjectConsentForm(request.POST)
+    if form.is_valid() and form.cleaned_data["consent"]:
+        services.subject_consent_record(subject=subject_obj, actor=request.user)
+        messages.success(request, "Thank you. Now add your photos.")
+    else:
+        messages.error(request, "Tick the box to confirm before uploading photos.")
+    return redirect(
+        "photos:subject_photos", workspace=request.workspace.slug, subject=subject_obj.public_id
+    )
 
 
 @require_GET

@@ -40,6 +40,10 @@ class SubjectFactory(TenantModelFactory):
     consent_given_at = factory.LazyFunction(timezone.now)
     consent_version = "test"
 
+    class Params:
+        # A team seat's subject before the person has consented (uploads are refused).
+        consent_pending = factory.Trait(consent_given_at=None, consent_version="")
+
 
 class PhotoFactory(TenantModelFactory):
     """An accepted photo with small stored image and face-crop files. Pass ``embedding=[...]``

@@ -40,14 +40,25 @@ def order_create(
     consent_given: bool,
     seats: int = 1,
 ) -> Order:
-    """A draft order with one seat (and one subject, with the buyer's consent recorded) per
-    person. Team packages use the team's locked styles; choosing styles for the first team
-    order locks them."""
+    """A draft order with one seat (and one subject) per person. Team packages use the team's
+    locked styles; choosing styles for the first team order locks them.
+
+    A personal order's subject is the buyer, so their consent is recorded on it. A team
+    order's seats are colleagues who upload their own photos: the buyer's tick is their
+    agreement to order (still required) but is not recorded as the colleagues' consent; each
+    seat's subject is created with consent pending, given on the upload page."""
     from apps.models.models import Style
     from apps.photos import services as photo_services
 
     if not package.active:
         raise ValidationError({"package": "This package is no longer offered. Choose another."})
+    if package.per_seat and not consent_given:
+        raise ValidationError(
+            {
+                "consent": "Tick the box to confirm you have permission to order portraits "
+                "for each person."
+            }
+        )
     if package.per_seat:
         if workspace.kind != Workspace.Kind.TEAM:
             raise ValidationError(
@@ -63,6 +74,13 @@ def order_create(
             workspace_team_styles_set(workspace=workspace, styles=styles, actor=buyer)
     else:
         seats = 1
+    if package.per_seat and not consent_given:
+        raise ValidationError(
+            {
+                "consent": "Tick the box to confirm you have permission to order portraits "
+                "for each person."
+            }
+        )
     if not styles:
         raise ValidationError({"styles": "Choose at least one style."})
     if len(styles) > package.styles_count:
@@ -88,6 +106,7 @@ def order_create(
             actor=buyer,
             display_name=name,
             consent_given=consent_given,
+            consent_pending=package.per_seat,
             user=person,
         )
         Seat.unscoped.create(workspace=workspace, order=order, subject=subject, member=person)
@@ -105,15 +124,25 @@ def order_create(
 @transaction.atomic
 def seat_assign(*, seat: Seat, actor: User, member: User | None = None, email: str = "") -> Seat:
     """Give a team seat to a member, or hold it for an invited email address. Refused once
-    photos are uploaded: the photos (and the consent) belong to the person already there."""
+    photos are uploaded: the photos (and the consent) belong to the person already there.
+    Moving a seat to another person before any upload sets the subject's consent back to
+    pending unless the new member gave it themselves: consent is about the person in the
+    photos, and the previous one's (or a manager's on their behalf) does not carry over."""
     from apps.photos.models import Photo, Subject
 
+    # Lock the subject, then the seat (the same order as erasure, so the two cannot deadlock).
+    # photo_upload holds the subject lock while it checks consent and stores, so no upload
+    # lands between the photo check below and the move (and consent reset).
+    subject_id = Seat.unscoped.filter(pk=seat.pk).values_list("subject_id", flat=True).first()
+    if subject_id:
+        Subject.unscoped.select_for_update().filter(pk=subject_id).first()
     seat = Seat.unscoped.select_for_update().select_related("order").get(pk=seat.pk)
     if seat.order.status in (Order.Status.REFUNDED, Order.Status.CANCELLED):
         raise ValidationError("This order is closed; its seats cannot change.")
     if seat.subject_id and Photo.unscoped.filter(subject_id=seat.subject_id).exists():
         raise ValidationError("Photos were already uploaded for this seat; it cannot be moved.")
     email = email.strip().lower()
+    previous = (seat.member_id, seat.invited_email)
     if member is not None:
         if not Membership.objects.filter(workspace_id=seat.workspace_id, user=member).exists():
             raise ValidationError("Only members of this workspace can be given a seat.")
@@ -128,17 +157,31 @@ def seat_assign(*, seat: Seat, actor: User, member: User | None = None, email: s
     else:
         raise ValidationError("Choose a member or enter an email address.")
     seat.save(update_fields=["member", "invited_email"])
+    consent_reset = 0
     if seat.subject_id:
         Subject.unscoped.filter(pk=seat.subject_id).update(
             user=seat.member, display_name=display_name[:120]
         )
+        if previous != (seat.member_id, seat.invited_email):
+            given_by_other = Subject.unscoped.filter(
+                pk=seat.subject_id, consent_given_at__isnull=False
+            )
+            if seat.member_id is not None:
+                given_by_other = given_by_other.exclude(consent_given_by_id=seat.member_id)
+            consent_reset = given_by_other.update(
+                consent_given_at=None, consent_given_by=None, consent_version=""
+            )
     audit_record(
         actor=actor,
         action="seat.assign",
         workspace=seat.workspace,
         target_type="seat",
         target_ids=[seat.public_id],
-        details={"member": bool(member), "invited": bool(email and member is None)},
+        details={
+            "member": bool(member),
+            "invited": bool(email and member is None),
+            "consent_reset": bool(consent_reset),
+        },
     )
     return seat
 
