@@ -196,3 +196,15 @@ def test_a_member_cannot_consent_for_a_colleagues_seat(client, workspace, owner)
     assert client.post(consent_url(colleague), {"consent": "on"}).status_code == 404
     colleague.refresh_from_db()
     assert colleague.consent_given_at is None
+
+
+def test_order_page_says_which_seats_wait_for_consent(client, workspace, owner):
+    order = make_order(workspace, owner, per_seat=True, seats=1)
+    client.force_login(owner)
+    progress = reverse(
+        "orders:detail", kwargs={"workspace": workspace.slug, "order": order.public_id}
+    )
+    assert b"to confirm consent on the photos page" in client.get(progress).content
+    subject = Subject.unscoped.get(seat__order=order)
+    services.subject_consent_record(subject=subject, actor=owner)
+    assert b"to confirm consent on the photos page" not in client.get(progress).content
