@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from apps.accounts.models import Workspace
+from apps.accounts.models import Membership, Workspace
 from apps.models.models import GenerationJob, JobStatus, LoraAdapter, Style, TrainingJob
 
 
@@ -12,22 +12,33 @@ def styles_active() -> QuerySet[Style]:
     return Style.objects.filter(active=True).order_by("sort_order", "name")
 
 
-def training_job_for_workspace(*, workspace: Workspace, public_id) -> TrainingJob | None:
-    return (
-        TrainingJob.objects.for_workspace(workspace)
-        .select_related("subject")
-        .filter(public_id=public_id)
-        .first()
-    )
+def _visible_subject_ids(workspace: Workspace, membership: Membership | None):
+    """Members see the jobs of their own subjects only; owners and admins see all."""
+    from apps.photos.selectors import subjects_visible_to
+
+    if membership is None:
+        return None
+    return subjects_visible_to(workspace=workspace, membership=membership).values("pk")
 
 
-def generation_job_for_workspace(*, workspace: Workspace, public_id) -> GenerationJob | None:
-    return (
-        GenerationJob.objects.for_workspace(workspace)
-        .select_related("style")
-        .filter(public_id=public_id)
-        .first()
-    )
+def training_job_for_workspace(
+    *, workspace: Workspace, public_id, membership: Membership | None = None
+) -> TrainingJob | None:
+    jobs = TrainingJob.objects.for_workspace(workspace).select_related("subject")
+    visible = _visible_subject_ids(workspace, membership)
+    if visible is not None:
+        jobs = jobs.filter(subject_id__in=visible)
+    return jobs.filter(public_id=public_id).first()
+
+
+def generation_job_for_workspace(
+    *, workspace: Workspace, public_id, membership: Membership | None = None
+) -> GenerationJob | None:
+    jobs = GenerationJob.objects.for_workspace(workspace).select_related("style")
+    visible = _visible_subject_ids(workspace, membership)
+    if visible is not None:
+        jobs = jobs.filter(adapter__subject_id__in=visible)
+    return jobs.filter(public_id=public_id).first()
 
 
 def adapter_latest_for_subject(subject) -> LoraAdapter | None:

@@ -13,7 +13,9 @@ from apps.models import selectors
 @require_GET
 @workspace_required
 def training_progress(request, workspace: str, training_job):
-    job = selectors.training_job_for_workspace(workspace=request.workspace, public_id=training_job)
+    job = selectors.training_job_for_workspace(
+        workspace=request.workspace, public_id=training_job, membership=request.membership
+    )
     if job is None:
         raise Http404("No such job")
     return render(request, "models/_training_progress.html", {"job": job})
@@ -23,7 +25,7 @@ def training_progress(request, workspace: str, training_job):
 @workspace_required
 def generation_progress(request, workspace: str, generation_job):
     job = selectors.generation_job_for_workspace(
-        workspace=request.workspace, public_id=generation_job
+        workspace=request.workspace, public_id=generation_job, membership=request.membership
     )
     if job is None:
         raise Http404("No such job")

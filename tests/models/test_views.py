@@ -18,7 +18,8 @@ from tests.factories import (
 
 @pytest.fixture
 def member_client(client, workspace):
-    client.force_login(member_of(workspace))
+    """A workspace admin: sees every subject's jobs."""
+    client.force_login(member_of(workspace, role="admin"))
     return client
 
 
@@ -87,3 +88,12 @@ def test_another_workspaces_job_is_not_found(member_client, workspace):
     )
     assert member_client.get(url).status_code == 404
     assert member_client.get(training_url(foreign)).status_code == 404  # not a member there
+
+
+def test_a_member_sees_progress_of_their_own_jobs_only(client, workspace):
+    member, colleague = member_of(workspace), member_of(workspace)
+    own = TrainingJobFactory(subject=SubjectFactory(workspace=workspace, user=member))
+    theirs = TrainingJobFactory(subject=SubjectFactory(workspace=workspace, user=colleague))
+    client.force_login(member)
+    assert client.get(training_url(own)).status_code == 200
+    assert client.get(training_url(theirs)).status_code == 404
