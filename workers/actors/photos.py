@@ -4,7 +4,7 @@ photos and generated images (default queue)."""
 import dramatiq
 from dramatiq_crontab import cron
 
-from apps.photos import retention, services
+from apps.photos import orphans, retention, services
 
 
 @dramatiq.actor(
@@ -62,3 +62,18 @@ def purge_expired_photos() -> None:
 )
 def purge_expired_generated_images() -> None:
     retention.generated_images_purge_expired()
+
+
+# Weekly, Sunday 04:07: files left behind by a killed worker or a failed delete.
+# `manage.py sweep_orphan_files` does the same by hand.
+@cron("7 4 * * sun")
+@dramatiq.actor(
+    actor_name="sweep_orphan_files",
+    queue_name="default",
+    max_retries=1,
+    min_backoff=60_000,
+    max_backoff=600_000,
+    time_limit=3_600_000,
+)
+def sweep_orphan_files() -> None:
+    orphans.storage_orphans_sweep()
