@@ -67,7 +67,9 @@ class OrderForm(forms.Form):
 
 
 class SeatAssignForm(forms.Form):
-    member = forms.ModelChoiceField(queryset=None, required=False, empty_label="— choose —")
+    member = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="— choose —", to_field_name="public_id"
+    )
     email = forms.EmailField(required=False, label="or invite by email")
 
     def __init__(self, *args, order: Order, **kwargs) -> None:

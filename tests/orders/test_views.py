@@ -417,7 +417,7 @@ def test_seat_assignment_and_member_visibility(client, make_order):
 
     client.force_login(order.buyer)
     response = client.post(
-        url("seat_assign", order, seat=first.public_id), {"member": member.pk}, follow=True
+        url("seat_assign", order, seat=first.public_id), {"member": member.public_id}, follow=True
     )
     assert b"Seat assigned" in response.content
     first.refresh_from_db()
