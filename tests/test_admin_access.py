@@ -128,12 +128,19 @@ def test_money_and_stripe_state_cannot_be_edited_by_hand(client, support_user):
     assert Order.unscoped.filter(pk=order.pk).exists()
 
 
-def test_a_package_price_is_fixed_once_made(client):
+def test_a_package_price_change_applies_to_new_orders_only(client):
+    from tests.factories import OrderFactory
+
     package = PackageFactory(price_amount=2900)
+    earlier = OrderFactory(package=package, amount=2900, currency=package.currency)
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     change = reverse("admin:orders_package_change", args=[package.pk])
     page = client.get(change)
-    assert page.status_code == 200 and 'name="price_amount"' not in page.text
+    assert page.status_code == 200 and 'name="price_amount"' in page.text
+    package.price_amount = 3400
+    package.save(update_fields=["price_amount"])
+    earlier.refresh_from_db()
+    assert earlier.amount == 2900
 
 
 def test_thumbnails_stream_through_a_permission_checked_view(client, support_user):

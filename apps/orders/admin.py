@@ -20,8 +20,6 @@ from apps.accounts.admin_tools import (
 )
 from apps.orders.models import CreditLedger, Order, Package, Seat, StripeEvent, ZipExport
 
-MONEY_FIELDS = ("price_amount", "currency")
-
 
 def money(amount: int | None, currency: str) -> str:
     if amount is None:
@@ -31,7 +29,7 @@ def money(amount: int | None, currency: str) -> str:
 
 @admin.register(Package)
 class PackageAdmin(SupportModelAdmin):
-    editable = True  # the catalogue; a price is set when the package is made, then fixed
+    editable = True  # the catalogue: prices apply to new orders; orders keep their own amount
     list_display = (
         "name",
         "slug",
@@ -46,8 +44,8 @@ class PackageAdmin(SupportModelAdmin):
     search_fields = ("name", "slug")
 
     def get_readonly_fields(self, request, obj=None):
-        # Orders point at their package: changing its price would rewrite what people paid.
-        return ("slug", *MONEY_FIELDS) if obj is not None else ()
+        # Orders copy amount and currency when made, so a price change only affects new ones.
+        return ("slug",) if obj is not None else ()
 
     @admin.display(description="price", ordering="price_amount")
     def price(self, package: Package) -> str:

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from apps.orders import services, stripe_gateway
-from apps.orders.models import Order, StripeEvent
+from apps.orders.models import Order, Package, StripeEvent
 from tests.orders.conftest import session_event
 
 pytestmark = pytest.mark.django_db
@@ -222,3 +222,14 @@ def test_gateway_is_the_only_stripe_importer():
     ]
     assert importers == ["apps/orders/stripe_gateway.py"]
     assert stripe_gateway.is_configured() is False  # test settings: no keys
+
+
+def test_checkout_charges_the_orders_own_price_after_a_catalogue_change(fake_stripe, make_order):
+    fake_stripe.responses[("POST", "/v1/checkout/sessions")] = (200, checkout_session)
+    order = make_order(seats=2, price_amount=3900)
+    Package.objects.filter(pk=order.package_id).update(price_amount=4500)
+    order.refresh_from_db()
+    services.order_checkout_start(order=order, actor=order.buyer)
+    [sent] = fake_stripe.requests
+    assert sent["form"]["line_items[0][price_data][unit_amount]"] == ["3900"]
+    assert sent["form"]["line_items[0][quantity]"] == ["2"]

@@ -75,7 +75,9 @@ def order_checkout_start(*, order: Order, actor: User) -> str:
             session = stripe_gateway.checkout_session_create(
                 order_public_id=str(order.public_id),
                 product_name=f"Likeness {order.package.name}",
-                unit_amount=order.package.price_amount,
+                # The order's own price (set when it was made): a later catalogue change
+                # must not change what this customer is charged, nor fail the amount check.
+                unit_amount=order.amount // order.seats,
                 currency=order.currency,
                 quantity=order.seats,
                 customer_email=order.buyer.email if order.buyer else "",
