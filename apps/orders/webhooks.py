@@ -37,11 +37,12 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from apps.orders import services
+from apps.orders import services, stripe_gateway
 from apps.orders.models import Order, StripeEvent
 
 logger = logging.getLogger(__name__)
@@ -259,3 +260,26 @@ def stripe_events_retry_deferred() -> int:
 def stripe_event_receive(*, event: dict) -> StripeEvent:
     stripe_event_store(event=event)
     return stripe_event_process(stripe_id=event["id"])
+
+
+def stripe_reconcile(*, since: datetime, log=None) -> dict[str, int]:
+    """Fetch the events Stripe lists since ``since`` (Stripe keeps 30 days) and process any we
+    missed through the same path as the webhook, then apply refunds or disputes still waiting
+    for a payment that is now known. Safe to run at any time, and twice at once."""
+    events = list(stripe_gateway.events_since(created_gte=int(since.timestamp())))
+    counts = {"listed": len(events), "new": 0, "processed_now": 0}
+    for event in events:
+        counts["new"] += stripe_event_store(event=event)
+        before = (
+            StripeEvent.objects.filter(stripe_id=event["id"])
+            .values_list("processed_at", flat=True)
+            .first()
+        )
+        stored = stripe_event_process(stripe_id=event["id"])
+        if before is None and stored.processed_at is not None:
+            counts["processed_now"] += 1
+        if log is not None:
+            log(f"{event['id']} {event['type']}: {stored.status}")
+    counts["deferred_applied"] = stripe_events_retry_deferred()
+    logger.info("stripe reconcile: %s", counts)
+    return counts

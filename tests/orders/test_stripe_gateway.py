@@ -233,3 +233,23 @@ def test_checkout_charges_the_orders_own_price_after_a_catalogue_change(fake_str
     [sent] = fake_stripe.requests
     assert sent["form"]["line_items[0][price_data][unit_amount]"] == ["3900"]
     assert sent["form"]["line_items[0][quantity]"] == ["2"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hourly_reconcile_actor_processes_a_missed_payment(
+    fake_stripe, make_order, sent_nothing, stub_broker, stub_worker
+):
+    order = make_order()
+    fake_stripe.responses[("GET", "/v1/events")] = (
+        200,
+        {"object": "list", "url": "/v1/events", "has_more": False, "data": [session_event(order)]},
+    )
+    stub_broker.get_actor("reconcile_stripe_events").send()
+    stub_broker.join("default")
+    stub_worker.join()
+
+    [listed] = fake_stripe.requests
+    assert int(listed["query"]["created[gte]"][0]) < time.time() - 2 * 24 * 3600
+    order.refresh_from_db()
+    assert order.paid_at is not None
+    assert StripeEvent.objects.filter(status="processed").count() == 1

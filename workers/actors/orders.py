@@ -1,9 +1,12 @@
 """Order orchestration and order emails (default queue); "download all" zips (cpu queue)."""
 
+from datetime import timedelta
+
 import dramatiq
+from django.utils import timezone
 from dramatiq_crontab import cron
 
-from apps.orders import emails, orchestration, services
+from apps.orders import emails, orchestration, services, stripe_gateway, webhooks
 
 ORCHESTRATION_OPTIONS = {
     "queue_name": "default",
@@ -65,3 +68,20 @@ def build_order_export(export_id: int) -> None:
 )
 def purge_expired_zip_exports() -> None:
     services.zip_exports_purge_expired()
+
+
+# Hourly safety net for lost webhook deliveries ("paid in Stripe but nothing happened"): the
+# last three days of Stripe's events go through the webhook path; already-processed ones are
+# skipped by their stored id. Does nothing without Stripe keys.
+@cron("11 * * * *")
+@dramatiq.actor(
+    actor_name="reconcile_stripe_events",
+    queue_name="default",
+    max_retries=2,
+    min_backoff=60_000,
+    max_backoff=600_000,
+    time_limit=900_000,
+)
+def reconcile_stripe_events() -> None:
+    if stripe_gateway.is_configured():
+        webhooks.stripe_reconcile(since=timezone.now() - timedelta(days=3))

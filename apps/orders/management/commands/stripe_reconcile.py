@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.orders import stripe_gateway, webhooks
-from apps.orders.models import StripeEvent
 
 
 def _date(value: str) -> datetime:
@@ -31,22 +30,9 @@ class Command(BaseCommand):
         if not stripe_gateway.is_configured():
             raise CommandError("STRIPE_SECRET_KEY is not set: there is no Stripe account to ask.")
         try:
-            events = list(stripe_gateway.events_since(created_gte=int(since.timestamp())))
+            counts = webhooks.stripe_reconcile(since=since, log=self.stdout.write)
         except stripe_gateway.GatewayError as exc:
             raise CommandError(str(exc)) from exc
-        counts = {"listed": len(events), "new": 0, "processed_now": 0}
-        for event in events:
-            counts["new"] += webhooks.stripe_event_store(event=event)
-            before = (
-                StripeEvent.objects.filter(stripe_id=event["id"])
-                .values_list("processed_at", flat=True)
-                .first()
-            )
-            stored = webhooks.stripe_event_process(stripe_id=event["id"])
-            if before is None and stored.processed_at is not None:
-                counts["processed_now"] += 1
-            self.stdout.write(f"{event['id']} {event['type']}: {stored.status}")
-        counts["deferred_applied"] = webhooks.stripe_events_retry_deferred()
         self.stdout.write(
             self.style.SUCCESS(
                 f"{counts['listed']} events listed, {counts['new']} new, "
