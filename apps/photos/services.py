@@ -568,3 +568,22 @@ def photos_check_files(*, files: Sequence[bytes], as_set: bool = False) -> list[
             )
         )
     return verdicts
+
+
+def photos_requeue_stale_checks(
+    *, now: datetime | None = None, older_than: timedelta = timedelta(minutes=15)
+) -> int:
+    """Send the check again for photos still pending long after upload: their message was lost
+    (a broker restart) or its worker died. Checking is idempotent — a verdict is written once,
+    under the subject lock — so a duplicate only costs CPU. Returns how many were re-sent."""
+    cutoff = (now or timezone.now()) - older_than
+    stale = list(
+        Photo.unscoped.filter(
+            status=Photo.Status.PENDING, purged_at__isnull=True, uploaded_at__lt=cutoff
+        ).values_list("pk", flat=True)[:1000]
+    )
+    for photo_id in stale:
+        enqueue_on_commit("check_photo", photo_id)
+    if stale:
+        logger.info("re-sent %d stale photo checks", len(stale))
+    return len(stale)

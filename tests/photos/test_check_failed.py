@@ -137,3 +137,24 @@ def test_the_upload_page_stops_polling_and_shows_the_advice(client, owner, works
     page = client.get(url).text
     assert "every 2s" not in page
     assert "We couldn&#x27;t check this photo. Please upload it again." in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_photo_whose_check_message_was_lost_is_checked_after_the_requeue(
+    stub_broker, stub_worker
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    lost = pending_photo(subject=SubjectFactory())
+    recent = pending_photo(subject=lost.subject)
+    Photo.unscoped.filter(pk=lost.pk).update(uploaded_at=timezone.now() - timedelta(hours=1))
+
+    stub_broker.get_actor("requeue_stale_photo_checks").send()
+    drain(stub_broker, stub_worker)
+
+    lost.refresh_from_db()
+    recent.refresh_from_db()
+    assert lost.status == Photo.Status.ACCEPTED  # checked now, from the re-sent message
+    assert recent.status == Photo.Status.PENDING  # its own message is presumed on its way

@@ -77,3 +77,17 @@ def purge_expired_generated_images() -> None:
 )
 def sweep_orphan_files() -> None:
     orphans.storage_orphans_sweep()
+
+
+# Every 10 minutes: photos still "Checking" long after upload get their check sent again.
+@cron("*/10 * * * *")
+@dramatiq.actor(
+    actor_name="requeue_stale_photo_checks",
+    queue_name="default",
+    max_retries=1,
+    min_backoff=10_000,
+    max_backoff=60_000,
+    time_limit=120_000,
+)
+def requeue_stale_photo_checks() -> None:
+    services.photos_requeue_stale_checks()
