@@ -13,11 +13,9 @@ before opening the gallery. Screenshots go to $E2E_SCREENSHOTS (the README's are
 
 from __future__ import annotations
 
-import os
 import zipfile
 from pathlib import Path
 
-import dramatiq
 import pytest
 from django.core import mail
 from django.db import connection
@@ -49,29 +47,6 @@ def selfies(folder: Path) -> list[str]:
         path.write_bytes(data)
         paths.append(str(path))
     return paths
-
-
-@pytest.fixture
-def workers(stub_broker):
-    """As deployed: one thread on the gpu queue, one on cpu + default."""
-    running = [
-        dramatiq.Worker(stub_broker, queues={"gpu"}, worker_threads=1, worker_timeout=50),
-        dramatiq.Worker(
-            stub_broker, queues={"cpu", "default"}, worker_threads=1, worker_timeout=50
-        ),
-    ]
-    for worker in running:
-        worker.start()
-    yield running
-    for worker in running:
-        worker.stop()
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("E2E_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def test_sign_up_order_upload_pay_watch_and_download(
