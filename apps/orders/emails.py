@@ -45,6 +45,14 @@ def order_email_send(*, order_id: int, kind: str, seat_id: int | None = None) ->
         context["stage"] = stage
         send_templated_email(to=settings.SUPPORT_EMAIL, template=template, context=context)
         return True
+    if kind == "seat_delivered":
+        member = seat.member if seat is not None else None
+        if member is None or not member.is_active:
+            return False
+        context["member"] = member
+        context["image_count"] = selectors.gallery_images(order=order, seats=[seat]).count()
+        send_templated_email(to=member.email, template="seat_delivered", context=context)
+        return True
     if kind not in CUSTOMER_TEMPLATES:
         raise ValueError(f"unknown order email {kind!r}")
     buyer = order.buyer

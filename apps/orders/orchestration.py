@@ -224,9 +224,13 @@ def seat_generation_finished(*, generation_job_id: int) -> None:
         if any(status in (JobStatus.QUEUED, JobStatus.RUNNING) for status in statuses):
             return
         if all(status == JobStatus.SUCCEEDED for status in statuses):
-            Seat.unscoped.filter(pk=seat.pk, status=Seat.Status.GENERATING).update(
+            delivered = Seat.unscoped.filter(pk=seat.pk, status=Seat.Status.GENERATING).update(
                 status=Seat.Status.DELIVERED
             )
+            if delivered and seat.member_id and seat.member_id != order.buyer_id:
+                # A team member hears about their own portraits; the buyer gets the order's
+                # one "ready" email when every seat is done.
+                enqueue_on_commit("send_order_email", order.pk, "seat_delivered", seat.pk)
         elif Seat.unscoped.filter(pk=seat.pk, status=Seat.Status.GENERATING).update(
             status=Seat.Status.FAILED
         ):

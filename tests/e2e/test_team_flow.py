@@ -119,6 +119,8 @@ def test_owner_pays_once_and_the_invited_colleague_uploads_their_own_photos(
         # the owner's order page follows it to delivery.
         owner.goto(order_url)
         expect(owner.get_by_text("Portraits ready.")).to_be_visible(timeout=240_000)
+        colleague.goto(order_url + "gallery/")  # Sam sees the gallery of their own seat
+        expect(colleague.get_by_role("heading", name="Your portraits")).to_be_visible()
         for page in (owner, colleague):
             page.goto("about:blank")  # stop htmx polling before the live server goes away
         browser.close()
@@ -134,3 +136,5 @@ def test_owner_pays_once_and_the_invited_colleague_uploads_their_own_photos(
     assert order.status == Order.Status.DELIVERED
     ready = [m for m in mail.outbox if m.subject == "Your portraits are ready"]
     assert [m.to for m in ready] == [["olivia@acme.example"]]  # one email, to the buyer
+    [own] = [m for m in mail.outbox if m.subject == "Your Acme Corp headshots are ready"]
+    assert own.to == ["sam@acme.example"] and "/gallery/" in own.body
