@@ -53,7 +53,7 @@ from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -227,12 +227,10 @@ def _delete_prefix(prefix: str) -> int:
 
 def _remove_empty_local_dir(prefix: str) -> None:
     """On local storage, also remove the now-empty directory (its name is a workspace id)."""
-    try:
-        path = default_storage.path(prefix)
-    except NotImplementedError:
-        return
+    if not isinstance(default_storage, FileSystemStorage):
+        return  # object stores (S3) have no directories to remove
     with contextlib.suppress(OSError):
-        os.rmdir(path)
+        os.rmdir(default_storage.path(prefix))
 
 
 # --- The erasure ------------------------------------------------------------------------------
