@@ -111,8 +111,10 @@ class OrderAdmin(SupportModelAdmin):
     )
     list_select_related = ("workspace", "buyer", "package")
     date_hierarchy = "created_at"
-    exclude = ("checkout_url",)  # a live payment link is not for display
-    readonly_fields = ("related",)
+    # A live payment link is not for display; amounts show formatted ("78.00 USD") instead of
+    # in minor units.
+    exclude = ("checkout_url", "amount", "refunded_amount")
+    readonly_fields = ("total", "refunded", "related")
     inlines = [SeatInline]
     actions = ["refund_orders"]
 

@@ -112,3 +112,14 @@ def test_retention_view_shows_the_schedule_and_purges_on_request(client, support
     assert response.status_code == 302
     photo = Photo.unscoped.get(pk=populated.photos[0].pk)
     assert photo.purged_at is not None and not photo.image
+
+
+def test_order_page_shows_amounts_formatted_for_support(client, superuser):
+    from django.urls import reverse
+
+    from tests.factories import OrderFactory
+
+    order = OrderFactory(amount=7800, currency="usd")
+    client.force_login(superuser)
+    page = client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    assert "78.00 USD" in page and ">7800<" not in page
