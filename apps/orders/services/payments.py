@@ -20,6 +20,20 @@ from config.tasks import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
+
+def _audit_from_stripe(order: Order, action: str, details: dict | None = None) -> None:
+    """An order change that Stripe told us about (a webhook or reconciliation): no user actor."""
+    audit_record(
+        actor=None,
+        actor_kind="stripe",
+        action=action,
+        workspace=order.workspace,
+        target_type="order",
+        target_ids=[order.public_id],
+        details=details,
+    )
+
+
 UNPAID = (Order.Status.DRAFT, Order.Status.AWAITING_PAYMENT)
 
 
@@ -177,14 +191,10 @@ def order_mark_paid(
         if payment_intent_id and payment_intent_id != order.payment_intent_id:
             # Paid twice (two checkout sessions): support refunds the second payment.
             logger.error("order %s paid twice (second payment %s)", order.pk, payment_intent_id)
-            audit_record(
-                actor=None,
-                actor_kind="stripe",
-                action="order.duplicate_payment",
-                workspace=order.workspace,
-                target_type="order",
-                target_ids=[order.public_id],
-                details={"payment_intent": payment_intent_id, "amount": amount},
+            _audit_from_stripe(
+                order,
+                "order.duplicate_payment",
+                {"payment_intent": payment_intent_id, "amount": amount},
             )
         return False
     now = timezone.now()
@@ -227,14 +237,7 @@ def order_payment_failed(*, order: Order) -> bool:
         status=Order.Status.AWAITING_PAYMENT, checkout_url="", checkout_expires_at=None
     )
     if updated:
-        audit_record(
-            actor=None,
-            actor_kind="stripe",
-            action="order.payment_failed",
-            workspace=order.workspace,
-            target_type="order",
-            target_ids=[order.public_id],
-        )
+        _audit_from_stripe(order, "order.payment_failed")
         enqueue_on_commit("send_order_email", order.pk, "payment_failed")
     return bool(updated)
 
@@ -291,15 +294,7 @@ def order_record_partial_refund(*, order: Order, amount: int) -> None:
     if amount > order.refunded_amount:
         order.refunded_amount = amount
         order.save(update_fields=["refunded_amount"])
-        audit_record(
-            actor=None,
-            actor_kind="stripe",
-            action="order.partially_refunded",
-            workspace=order.workspace,
-            target_type="order",
-            target_ids=[order.public_id],
-            details={"amount": amount},
-        )
+        _audit_from_stripe(order, "order.partially_refunded", {"amount": amount})
 
 
 @transaction.atomic
@@ -314,14 +309,7 @@ def order_mark_disputed(*, order: Order) -> bool:
         fields.append("status")
     order.save(update_fields=fields)
     orchestration.order_stop_pipeline(order=order)
-    audit_record(
-        actor=None,
-        actor_kind="stripe",
-        action="order.disputed",
-        workspace=order.workspace,
-        target_type="order",
-        target_ids=[order.public_id],
-    )
+    _audit_from_stripe(order, "order.disputed")
     return True
 
 
@@ -331,15 +319,7 @@ def order_dispute_closed(*, order: Order, won: bool) -> None:
     if won and order.status == Order.Status.DISPUTED:
         order.status = Order.Status.DELIVERED if order.delivered_at else Order.Status.FAILED
         order.save(update_fields=["status"])
-    audit_record(
-        actor=None,
-        actor_kind="stripe",
-        action="order.dispute_closed",
-        workspace=order.workspace,
-        target_type="order",
-        target_ids=[order.public_id],
-        details={"won": won},
-    )
+    _audit_from_stripe(order, "order.dispute_closed", {"won": won})
 
 
 def order_refund_request(*, order: Order, actor: User) -> None:
