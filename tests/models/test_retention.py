@@ -4,19 +4,18 @@ their own purge date."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 from django.core.files.storage import FileSystemStorage, default_storage
-from django.db import connection
 
 from apps.accounts.models import AuditLog
 from apps.models import services
 from apps.models.models import GenerationJob, JobStatus, LoraAdapter
 from apps.photos.models import GeneratedImage
+from tests.concurrency import run_twice_at_once
 from tests.factories import (
     BaseModelFactory,
     GenerationJobFactory,
@@ -92,44 +91,10 @@ def test_two_adapter_purges_at_once_delete_each_file_once(monkeypatch):
     with time_machine.travel(NOW, tick=False):
         adapters = [expired_adapter() for _ in range(12)]
         expected = sorted(a.file.name for a in adapters)
-        deleted: list[str] = []
-        lock = threading.Lock()
-        real_delete = FileSystemStorage.delete
-        # Each run waits at its first delete until the other is inside a batch too: both hold
-        # row locks at once, which only SKIP LOCKED allows without blocking.
-        both_inside = threading.Barrier(2, timeout=20)
-        started: set[int] = set()
+        results, deleted = run_twice_at_once(
+            monkeypatch, lambda: services.adapters_purge_expired(batch_size=3)
+        )
 
-        def recording_delete(self, name):
-            with lock:
-                first = threading.get_ident() not in started
-                started.add(threading.get_ident())
-                deleted.append(name)
-            if first:
-                both_inside.wait()
-            return real_delete(self, name)
-
-        monkeypatch.setattr(FileSystemStorage, "delete", recording_delete)
-        start = threading.Barrier(2)
-        results: list[dict] = []
-        errors: list[BaseException] = []
-
-        def purge() -> None:
-            try:
-                start.wait()
-                results.append(services.adapters_purge_expired(batch_size=3))
-            except BaseException as exc:  # surfaced below
-                errors.append(exc)
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=purge) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-
-    assert errors == []
     assert all(r["adapters"] > 0 for r in results)
     assert sum(r["adapters"] for r in results) == 12
     assert sorted(deleted) == expected  # every file deleted, none twice

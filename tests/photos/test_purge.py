@@ -3,17 +3,16 @@ once)."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.core.files.storage import FileSystemStorage, default_storage
-from django.db import connection
 
 from apps.accounts.models import AuditLog
 from apps.photos import services
 from apps.photos.models import Photo
+from tests.concurrency import run_twice_at_once
 from tests.factories import PhotoFactory, SubjectFactory, WorkspaceFactory
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -118,45 +117,10 @@ def test_two_purges_at_once_delete_each_file_once(monkeypatch):
         photos = [expired_photo(subject) for _ in range(24)]
         expected = sorted(f.name for p in photos for f in (p.image, p.face_crop))
 
-        deleted: list[str] = []
-        lock = threading.Lock()
-        real_delete = FileSystemStorage.delete
+        results, deleted = run_twice_at_once(
+            monkeypatch, lambda: services.photos_purge_expired(batch_size=4)
+        )
 
-        # Each run waits, at its first delete, until the other is also inside a batch: both
-        # hold row locks at once, which only SKIP LOCKED lets happen without blocking.
-        both_inside = threading.Barrier(2, timeout=20)
-        started: set[int] = set()
-
-        def recording_delete(self, name):
-            with lock:
-                first = threading.get_ident() not in started
-                started.add(threading.get_ident())
-                deleted.append(name)
-            if first:
-                both_inside.wait()
-            return real_delete(self, name)
-
-        monkeypatch.setattr(FileSystemStorage, "delete", recording_delete)
-        start = threading.Barrier(2)
-        results: list[dict] = []
-        errors: list[BaseException] = []
-
-        def purge() -> None:
-            try:
-                start.wait()
-                results.append(services.photos_purge_expired(batch_size=4))
-            except BaseException as exc:  # surfaced below
-                errors.append(exc)
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=purge) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-
-    assert errors == []
     assert all(r["photos"] > 0 for r in results)  # both runs did part of the work
     assert sum(r["photos"] for r in results) == 24
     assert sum(r["files"] for r in results) == 48

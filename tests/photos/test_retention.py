@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,13 +12,13 @@ import time_machine
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.core.management import call_command
-from django.db import connection
 
 from apps.accounts.models import AuditLog
 from apps.models.models import LoraAdapter
 from apps.orders.models import ZipExport
 from apps.photos.models import DataExport, GeneratedImage, Photo
 from apps.photos.retention import generated_images_purge_expired
+from tests.concurrency import run_twice_at_once
 from tests.factories import (
     GeneratedImageFactory,
     LoraAdapterFactory,
@@ -80,42 +79,10 @@ def test_two_image_purges_at_once_delete_each_file_once(monkeypatch):
     with time_machine.travel(NOW, tick=False):
         images = [expired_image() for _ in range(12)]
         expected = sorted(n for image in images for n in files_of(image))
-        deleted: list[str] = []
-        lock = threading.Lock()
-        real_delete = FileSystemStorage.delete
-        both_inside = threading.Barrier(2, timeout=20)  # both runs hold row locks at once
-        started: set[int] = set()
+        results, deleted = run_twice_at_once(
+            monkeypatch, lambda: generated_images_purge_expired(batch_size=3)
+        )
 
-        def recording_delete(self, name):
-            with lock:
-                first = threading.get_ident() not in started
-                started.add(threading.get_ident())
-                deleted.append(name)
-            if first:
-                both_inside.wait()
-            return real_delete(self, name)
-
-        monkeypatch.setattr(FileSystemStorage, "delete", recording_delete)
-        start = threading.Barrier(2)
-        results: list[dict] = []
-        errors: list[BaseException] = []
-
-        def purge() -> None:
-            try:
-                start.wait()
-                results.append(generated_images_purge_expired(batch_size=3))
-            except BaseException as exc:  # surfaced below
-                errors.append(exc)
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=purge) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-
-    assert errors == []
     assert all(r["images"] > 0 for r in results)
     assert sum(r["images"] for r in results) == 12
     assert sorted(deleted) == expected  # every file deleted, none twice
